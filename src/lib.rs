@@ -1,0 +1,15 @@
+//! vpnjob-operator: watches Huawei Cloud VPN gateway upgrade jobs and makes their
+//! progress visible and gateable inside Kubernetes.
+//!
+//! Module map (dependencies point down only):
+//! - [`cli`]: command-line parsing and the `jobs list` command;
+//! - [`simulator`]: a local stand-in for the cloud API (tests, demo, users' CI);
+//! - [`huawei`]: the cloud API client, no Kubernetes in it;
+//! - [`clock`]: time as a parameter.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod huawei;
+pub mod simulator;
+pub mod telemetry;
