@@ -1,1 +1,298 @@
-//! placeholder
+//! The command line: `vpnjob-operator jobs list`, and the entry points of the
+//! other subcommands. Parsing lives here so `main.rs` stays a few lines.
+
+use std::{io::Write, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::{
+    huawei::{self, Credentials, Endpoint, Job, JobList},
+    telemetry::LogFormat,
+};
+
+/// Watches Huawei Cloud VPN gateway upgrade jobs and mirrors them into Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "vpnjob-operator", version, about)]
+pub struct Cli {
+    /// Log format (logs go to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "VPNJOB_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Query the cloud's VPN gateway jobs API directly.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+/// `jobs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the jobs of a project (all pages), optionally of one gateway.
+    ///
+    /// Credentials come from HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and the
+    /// optional HUAWEICLOUD_SDK_SECURITY_TOKEN, as for the official SDKs.
+    List(ListArgs),
+}
+
+/// Arguments of `jobs list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Huawei Cloud project ID (32 hex characters).
+    #[arg(long)]
+    pub project_id: String,
+    /// Only the jobs of this VPN gateway (sent as resource_id).
+    #[arg(long)]
+    pub gateway_id: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Page size asked of the API (1 to 200).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub limit: Option<u32>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// Where the API is: a region or an explicit endpoint URL, exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// Region ID, e.g. cn-north-4 (calls https://vpn.REGION.myhuaweicloud.com).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Explicit endpoint URL (https; plain http only for loopback, e.g. vpnjob-sim).
+    #[arg(long)]
+    pub endpoint: Option<String>,
+}
+
+impl TargetArgs {
+    /// The endpoint these arguments name.
+    pub fn endpoint(&self) -> Result<Endpoint, huawei::Error> {
+        match (&self.region, &self.endpoint) {
+            (_, Some(url)) => Endpoint::parse(url),
+            (Some(region), None) => Endpoint::for_region(region),
+            (None, None) => Endpoint::parse(""),
+        }
+    }
+}
+
+/// Output formats of `jobs list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// An aligned table.
+    Table,
+    /// `{"jobs": [...]}` with the API's own field names.
+    Json,
+    /// The same as YAML.
+    Yaml,
+}
+
+/// Runs `jobs list`, writing the result to `out` and warnings to `err`.
+pub async fn jobs_list(
+    args: &ListArgs,
+    credentials: Credentials,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<(), CliError> {
+    let client = huawei::Client::new(args.target.endpoint()?, credentials)?;
+    let list = client
+        .list_jobs(&args.project_id, args.gateway_id.as_deref(), args.limit)
+        .await?;
+    for bad in &list.malformed {
+        writeln!(err, "warning: skipped malformed {bad}")?;
+    }
+    write_jobs(&list, args.output, out)
+}
+
+#[derive(Serialize)]
+struct JobsDocument<'a> {
+    jobs: &'a [Job],
+}
+
+fn write_jobs(list: &JobList, output: Output, out: &mut impl Write) -> Result<(), CliError> {
+    let doc = JobsDocument { jobs: &list.jobs };
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+        Output::Yaml => {
+            let text =
+                serde_saphyr::to_string(&doc).map_err(|e| std::io::Error::other(e.to_string()))?;
+            out.write_all(text.as_bytes())?;
+        }
+        Output::Table => write_table(&list.jobs, out)?,
+    }
+    Ok(())
+}
+
+fn write_table(jobs: &[Job], out: &mut impl Write) -> std::io::Result<()> {
+    let header = [
+        "JOB ID", "GATEWAY", "TYPE", "STATUS", "SUB-JOBS", "CREATED", "FINISHED",
+    ];
+    let time = |t: Option<jiff::Timestamp>| {
+        t.map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows: Vec<[String; 7]> = jobs
+        .iter()
+        .map(|job| {
+            [
+                job.id.clone(),
+                job.resource_id.clone().unwrap_or_else(|| "-".into()),
+                job.job_type
+                    .as_ref()
+                    .map_or_else(|| "-".into(), ToString::to_string),
+                job.status.to_string(),
+                format!("{}/{}", job.sub_jobs_finished(), job.sub_jobs.len()),
+                time(job.created_at),
+                time(job.finished_at),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}   "));
+            }
+        }
+        text
+    };
+    writeln!(out, "{}", line(&header))?;
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        writeln!(out, "{}", line(&cells))?;
+    }
+    Ok(())
+}
+
+/// Why a command failed. `Display` is the one line printed before exiting.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A credential environment variable is missing.
+    #[error(transparent)]
+    Credentials(#[from] huawei::credentials::MissingVariable),
+    /// The cloud call failed.
+    #[error(transparent)]
+    Cloud(#[from] huawei::Error),
+    /// Writing the output failed.
+    #[error("could not write output")]
+    Output(#[from] std::io::Error),
+}
+
+/// Prints `error` and its causes on one line, the way every command reports
+/// failure: `error: <what> : <cause> : <cause>`.
+pub fn report(error: &dyn std::error::Error) -> String {
+    let mut line = format!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+/// Runs the parsed command line; the process exit code is the result.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match &cli.command {
+        Command::Jobs(JobsCommand::List(args)) => {
+            match Credentials::from_lookup(|name| std::env::var(name).ok()) {
+                Ok(creds) => {
+                    jobs_list(args, creds, &mut std::io::stdout(), &mut std::io::stderr()).await
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_and_endpoint_are_mutually_exclusive_and_one_is_required() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["vpnjob-operator", "jobs", "list", "--project-id", "p"]
+                    .iter()
+                    .chain(args),
+            )
+        };
+        assert!(parse(&["--region", "cn-north-4"]).is_ok());
+        assert!(parse(&["--endpoint", "http://127.0.0.1:1"]).is_ok());
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--region", "r", "--endpoint", "http://127.0.0.1:1"]).is_err());
+        assert!(parse(&["--region", "r", "--limit", "0"]).is_err());
+    }
+
+    #[test]
+    fn json_output_uses_the_api_field_names() {
+        let list = JobList {
+            jobs: vec![
+                serde_json::from_str(
+                    r#"{"id":"j1","resource_id":"g","job_type":"upgrade","status":"upgrading",
+                        "created_at":"2026-03-18T15:08:53.679462Z",
+                        "sub_jobs":[{"id":"s","job_type":"prepare_resource","status":"success","entity":{}}]}"#,
+                )
+                .unwrap(),
+            ],
+            ..JobList::default()
+        };
+        let mut out = Vec::new();
+        write_jobs(&list, Output::Json, &mut out).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(doc["jobs"][0]["resource_id"], "g");
+        assert_eq!(doc["jobs"][0]["created_at"], "2026-03-18T15:08:53.679462Z");
+        assert_eq!(
+            doc["jobs"][0]["sub_jobs"][0]["job_type"],
+            "prepare_resource"
+        );
+
+        let mut table = Vec::new();
+        write_jobs(&list, Output::Table, &mut table).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        assert!(table.starts_with("JOB ID"), "{table}");
+        assert!(
+            table.contains("upgrading") && table.contains("1/1"),
+            "{table}"
+        );
+
+        let mut yaml = Vec::new();
+        write_jobs(&list, Output::Yaml, &mut yaml).unwrap();
+        assert!(
+            String::from_utf8(yaml)
+                .unwrap()
+                .contains("status: upgrading")
+        );
+    }
+
+    #[test]
+    fn report_is_one_line_with_the_cause_chain() {
+        let err = CliError::Output(std::io::Error::other("disk full"));
+        assert_eq!(report(&err), "error: could not write output: disk full");
+    }
+}

@@ -30,8 +30,7 @@ fn query_pairs(raw: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn every_official_sdk_vector_is_reproduced_byte_for_byte() {
-    let file: Value =
-        serde_json::from_str(include_str!("fixtures/signer-vectors.json")).unwrap();
+    let file: Value = serde_json::from_str(include_str!("fixtures/signer-vectors.json")).unwrap();
     let vectors = file["vectors"].as_array().unwrap();
     assert!(vectors.len() >= 26, "the fixture lost vectors");
     let at = "2000-01-01T00:00:00Z".parse().unwrap(); // every vector carries X-Sdk-Date
@@ -86,7 +85,11 @@ fn every_official_sdk_vector_is_reproduced_byte_for_byte() {
         let request_uri = if signed.query_string.is_empty() {
             input["path"].as_str().unwrap().to_owned()
         } else {
-            format!("{}?{}", input["path"].as_str().unwrap(), signed.query_string)
+            format!(
+                "{}?{}",
+                input["path"].as_str().unwrap(),
+                signed.query_string
+            )
         };
         assert_eq!(request_uri, expected["request_uri"], "{name}: request uri");
     }

@@ -38,9 +38,7 @@ impl Credentials {
     /// Reads `HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK` and the optional
     /// `HUAWEICLOUD_SDK_SECURITY_TOKEN` through `lookup` (normally `std::env::var`).
     /// The error names the first missing variable.
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, MissingVariable> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MissingVariable> {
         let get = |name: &'static str| {
             lookup(name)
                 .filter(|v| !v.is_empty())
@@ -98,7 +96,11 @@ mod tests {
     fn debug_and_display_never_show_the_secret_key_or_token() {
         let creds = Credentials::new("AKVISIBLE", "sk-very-secret")
             .with_security_token(Some("tok-very-secret".into()));
-        for text in [format!("{creds:?}"), format!("{creds:#?}"), creds.to_string()] {
+        for text in [
+            format!("{creds:?}"),
+            format!("{creds:#?}"),
+            creds.to_string(),
+        ] {
             assert!(text.contains("AKVISIBLE"), "{text}");
             assert!(!text.contains("very-secret"), "{text}");
         }

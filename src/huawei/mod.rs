@@ -220,7 +220,12 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// A client with default settings and the system clock.
     pub fn new(endpoint: Endpoint, credentials: Credentials) -> Result<Self, Error> {
-        Self::with_settings(endpoint, credentials, Settings::default(), Arc::new(SystemClock))
+        Self::with_settings(
+            endpoint,
+            credentials,
+            Settings::default(),
+            Arc::new(SystemClock),
+        )
     }
 
     /// A client with explicit settings and clock.

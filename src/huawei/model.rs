@@ -236,14 +236,45 @@ pub struct SubJob {
 
 /// The resource a sub-job works on. Only `ip_address` is documented; any other
 /// key is kept as received.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SubJobEntity {
     /// The worker's IP address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     /// Undocumented keys, kept verbatim.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+// Hand-written: `#[serde(flatten)]` buffers every entity through serde's generic
+// content type, which dominated decoding of large pages (docs/benchmarks.md).
+impl<'de> Deserialize<'de> for SubJobEntity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubJobEntity;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an entity object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubJobEntity, A::Error> {
+                let mut entity = SubJobEntity::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "ip_address" {
+                        entity.ip_address = map.next_value()?;
+                    } else {
+                        entity.other.insert(key.into_owned(), map.next_value()?);
+                    }
+                }
+                Ok(entity)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// Pagination information of one page.
@@ -347,15 +378,18 @@ pub fn decode_page(body: &[u8]) -> Result<Page, serde_json::Error> {
 
 /// Decodes one job, with an error that names the failing field path.
 pub fn decode_job(json: &str) -> Result<Job, String> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        }
+    // The fast path skips path tracking; only a failure pays for naming the field.
+    serde_json::from_str(json).or_else(|_| {
+        let mut de = serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                inner.to_string()
+            } else {
+                format!("{path}: {inner}")
+            }
+        })
     })
 }
 
@@ -387,7 +421,9 @@ pub fn parse_time(raw: &str) -> Result<Timestamp, String> {
         .filter(|_| !raw.contains(['+', 'Z', 'z']) && raw.len() >= 19)
         .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
         .map(|z| z.timestamp())
-        .ok_or_else(|| format!("invalid timestamp {raw:?} (want RFC 3339, e.g. 2026-03-18T15:08:53.679462Z)"))
+        .ok_or_else(|| {
+            format!("invalid timestamp {raw:?} (want RFC 3339, e.g. 2026-03-18T15:08:53.679462Z)")
+        })
 }
 
 /// Serde adapter for optional cloud timestamps (`null` and `""` are none).
@@ -421,7 +457,10 @@ mod tests {
         let status: JobStatus = serde_json::from_str(r#""paused_by_ops""#).unwrap();
         assert_eq!(status, JobStatus::Other("paused_by_ops".into()));
         assert!(status.is_unknown() && !status.is_terminal());
-        assert_eq!(serde_json::to_string(&status).unwrap(), r#""paused_by_ops""#);
+        assert_eq!(
+            serde_json::to_string(&status).unwrap(),
+            r#""paused_by_ops""#
+        );
         let sub: SubJobType = serde_json::from_str(r#""upgrade_worker_3""#).unwrap();
         assert_eq!(sub.as_str(), "upgrade_worker_3");
     }
@@ -510,7 +549,9 @@ mod tests {
         assert_eq!(page.malformed[0].index, 1);
         assert_eq!(page.malformed[0].id.as_deref(), Some("b"));
         assert!(
-            page.malformed[0].error.starts_with("sub_jobs[0].created_at:"),
+            page.malformed[0]
+                .error
+                .starts_with("sub_jobs[0].created_at:"),
             "{}",
             page.malformed[0].error
         );

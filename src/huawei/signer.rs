@@ -119,7 +119,10 @@ pub fn sign(request: &Request<'_>, ak: &str, sk: &[u8], at: Timestamp) -> Signed
         && !content_type.starts_with("application/bson")
         && header(&headers, CONTENT_SHA256_HEADER).is_none()
     {
-        headers.push((CONTENT_SHA256_HEADER.to_owned(), UNSIGNED_PAYLOAD.to_owned()));
+        headers.push((
+            CONTENT_SHA256_HEADER.to_owned(),
+            UNSIGNED_PAYLOAD.to_owned(),
+        ));
     }
     if header(&headers, DATE_HEADER).is_none() {
         headers.push((DATE_HEADER.to_owned(), format_date(at)));
@@ -276,11 +279,7 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
 
 fn canonical_path(path: &str) -> String {
     let decoded = percent_decode_str(path).decode_utf8_lossy();
-    let mut out = decoded
-        .split('/')
-        .map(encode)
-        .collect::<Vec<_>>()
-        .join("/");
+    let mut out = decoded.split('/').map(encode).collect::<Vec<_>>().join("/");
     if !out.ends_with('/') {
         out.push('/');
     }
