@@ -10,6 +10,8 @@
 
 pub mod cli;
 pub mod clock;
+pub mod crd;
 pub mod huawei;
 pub mod simulator;
+pub mod status;
 pub mod telemetry;
