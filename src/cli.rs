@@ -1,13 +1,17 @@
 //! The command line: `vpnjob-operator jobs list`, and the entry points of the
 //! other subcommands. Parsing lives here so `main.rs` stays a few lines.
 
-use std::{io::Write, process::ExitCode};
+use std::{io::Write, process::ExitCode, sync::Arc};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::{
+    clock::{Clock, SystemClock},
+    crd,
     huawei::{self, Credentials, Endpoint, Job, JobList},
+    reconciler,
+    source::DirectSource,
     telemetry::LogFormat,
 };
 
@@ -28,6 +32,37 @@ pub enum Command {
     /// Query the cloud's VPN gateway jobs API directly.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Run the operator: watch VpnGatewayJobWatch objects and mirror their jobs.
+    ///
+    /// The kubeconfig comes from KUBECONFIG / ~/.kube/config, or the in-cluster
+    /// service account.
+    Run(RunArgs),
+    /// Print the VpnGatewayJobWatch CustomResourceDefinition as YAML.
+    Crd,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Only watch these namespaces (comma-separated); all namespaces when absent.
+    #[arg(long, value_delimiter = ',', env = "VPNJOB_NAMESPACES")]
+    pub namespaces: Vec<String>,
+    /// Credentials are only sent to endpoints matching this regular expression.
+    #[arg(long, default_value = reconciler::DEFAULT_ALLOWED_ENDPOINTS, env = "VPNJOB_ALLOWED_ENDPOINTS")]
+    pub allowed_endpoints: regex::Regex,
+    /// A floor on every watch's poll interval, so one careless watch cannot burn
+    /// the account's API quota.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, env = "VPNJOB_MIN_POLL_INTERVAL")]
+    pub min_poll_interval: std::time::Duration,
+    /// Most watches reconciled at the same time (per namespace watched).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Timeout of one cloud API request.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: std::time::Duration,
+    /// This replica's name, reported on Events (the chart sets it from the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub instance: Option<String>,
 }
 
 /// `jobs` subcommands.
@@ -190,6 +225,9 @@ pub enum CliError {
     /// The cloud call failed.
     #[error(transparent)]
     Cloud(#[from] huawei::Error),
+    /// The Kubernetes client could not be configured.
+    #[error("could not configure the Kubernetes client")]
+    Kube(#[source] kube::Error),
     /// Writing the output failed.
     #[error("could not write output")]
     Output(#[from] std::io::Error),
@@ -211,6 +249,11 @@ pub fn report(error: &dyn std::error::Error) -> String {
 /// Runs the parsed command line; the process exit code is the result.
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
+        Command::Run(args) => operator(args).await,
+        Command::Crd => {
+            print!("{}", crd::crd_yaml());
+            Ok(())
+        }
         Command::Jobs(JobsCommand::List(args)) => {
             match Credentials::from_lookup(|name| std::env::var(name).ok()) {
                 Ok(creds) => {
@@ -220,6 +263,42 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
     };
+    finish(result)
+}
+
+/// Runs the operator until SIGTERM/SIGINT.
+pub async fn operator(args: &RunArgs) -> Result<(), CliError> {
+    let kube = kube::Client::try_default().await.map_err(CliError::Kube)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let transport = huawei::Transport::new(
+        huawei::Settings {
+            request_timeout: args.request_timeout,
+            ..huawei::Settings::default()
+        },
+        clock.clone(),
+    )?;
+    let settings = reconciler::Settings {
+        allowed_endpoints: args.allowed_endpoints.clone(),
+        min_poll_interval: args.min_poll_interval,
+    };
+    let ctx = Arc::new(reconciler::Context::new(
+        kube,
+        Arc::new(DirectSource::new(transport)),
+        clock,
+        settings,
+        args.instance.clone(),
+    ));
+    tracing::info!(
+        namespaces = ?args.namespaces,
+        allowed_endpoints = args.allowed_endpoints.as_str(),
+        min_poll_interval = ?args.min_poll_interval,
+        "starting the operator"
+    );
+    reconciler::run(ctx, &args.namespaces, args.concurrency).await;
+    Ok(())
+}
+
+fn finish(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

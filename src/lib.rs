@@ -12,6 +12,8 @@ pub mod cli;
 pub mod clock;
 pub mod crd;
 pub mod huawei;
+pub mod reconciler;
 pub mod simulator;
+pub mod source;
 pub mod status;
 pub mod telemetry;

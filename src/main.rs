@@ -6,6 +6,10 @@ use vpnjob_operator::{cli, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    telemetry::init(cli.log_format, "warn");
+    let default_filter = match cli.command {
+        cli::Command::Run(_) => "info",
+        _ => "warn",
+    };
+    telemetry::init(cli.log_format, default_filter);
     cli::run(cli).await
 }

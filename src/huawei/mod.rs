@@ -217,6 +217,54 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// What clients for different endpoints and credentials share: the connection
+/// pool, the clock and the settings. Cheap to clone.
+#[derive(Clone)]
+pub struct Transport {
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// A transport with explicit settings and clock.
+    pub fn new(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            // Never follow a redirect: it would carry a signed request elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(settings.user_agent.clone())
+            .build()
+            .map_err(Error::Build)?;
+        Ok(Self {
+            http,
+            clock,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// A client for one endpoint and credential over this transport.
+    pub fn client(&self, endpoint: Endpoint, credentials: Credentials) -> Client {
+        Client {
+            http: self.http.clone(),
+            endpoint,
+            credentials,
+            clock: self.clock.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
 impl Client {
     /// A client with default settings and the system clock.
     pub fn new(endpoint: Endpoint, credentials: Credentials) -> Result<Self, Error> {
@@ -235,23 +283,7 @@ impl Client {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Error> {
-        install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            // Never follow a redirect: it would carry a signed request elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(false)
-            .user_agent(settings.user_agent.clone())
-            .build()
-            .map_err(Error::Build)?;
-        Ok(Self {
-            http,
-            endpoint,
-            credentials,
-            clock,
-            settings: Arc::new(settings),
-        })
+        Ok(Transport::new(settings, clock)?.client(endpoint, credentials))
     }
 
     /// A client for another endpoint or credential, sharing this one's
