@@ -16,8 +16,9 @@ help:
 	@echo "make demo   - run the whole thing end to end on this machine"
 	@echo "make test   - every test tier, plus fmt and clippy"
 
-## test: formatting, lints, every cargo test tier, and the official-SDK conformance tier.
-test: lint unit conformance
+## test: formatting, lints, every cargo test tier (the real control plane
+## included), and the official-SDK conformance tier.
+test: lint unit conformance e2e
 
 lint: fmt-check clippy
 
@@ -29,6 +30,10 @@ clippy:
 
 unit:
 	$(CARGO) test --locked
+
+## e2e: the operator against a real kube-apiserver + etcd (tests/operator.rs).
+e2e: tools
+	hack/with-control-plane $(CARGO) test --locked --test operator -- --ignored
 
 build:
 	$(CARGO) build --locked --bins
