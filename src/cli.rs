@@ -1,19 +1,32 @@
 //! The command line: `vpnjob-operator jobs list`, and the entry points of the
 //! other subcommands. Parsing lives here so `main.rs` stays a few lines.
 
-use std::{io::Write, process::ExitCode, sync::Arc};
+use std::{
+    io::Write,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 use crate::{
     clock::{Clock, SystemClock},
     crd,
     huawei::{self, Credentials, Endpoint, Job, JobList},
+    metrics::{self, Metrics},
     reconciler,
+    server::{self, Readiness},
     source::DirectSource,
     telemetry::LogFormat,
 };
+
+/// How long the HTTP server may take to finish its requests once the
+/// controllers stopped.
+const SERVER_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Watches Huawei Cloud VPN gateway upgrade jobs and mirrors them into Kubernetes.
 #[derive(Debug, Parser)]
@@ -63,6 +76,13 @@ pub struct RunArgs {
     /// This replica's name, reported on Events (the chart sets it from the pod name).
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
+    /// Port serving /healthz, /readyz (ready once the watches are synced) and
+    /// /metrics (Prometheus text); 0 picks a free port (logged).
+    #[arg(long, default_value_t = 8080, env = "VPNJOB_HTTP_PORT")]
+    pub http_port: u16,
+    /// Address the HTTP port binds to (e.g. :: for IPv6).
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED), env = "VPNJOB_HTTP_ADDR")]
+    pub http_addr: IpAddr,
 }
 
 /// `jobs` subcommands.
@@ -228,6 +248,12 @@ pub enum CliError {
     /// The Kubernetes client could not be configured.
     #[error("could not configure the Kubernetes client")]
     Kube(#[source] kube::Error),
+    /// The HTTP port could not be bound.
+    #[error("could not listen on {0}")]
+    Listen(SocketAddr, #[source] std::io::Error),
+    /// The HTTP server failed.
+    #[error("the HTTP server failed")]
+    Serve(#[source] std::io::Error),
     /// Writing the output failed.
     #[error("could not write output")]
     Output(#[from] std::io::Error),
@@ -266,13 +292,24 @@ pub async fn run(cli: Cli) -> ExitCode {
     finish(result)
 }
 
-/// Runs the operator until SIGTERM/SIGINT.
+/// Runs the operator, and its HTTP port, until SIGTERM/SIGINT.
 pub async fn operator(args: &RunArgs) -> Result<(), CliError> {
     let kube = kube::Client::try_default().await.map_err(CliError::Kube)?;
+    let address = SocketAddr::new(args.http_addr, args.http_port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| CliError::Listen(address, e))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| CliError::Listen(address, e))?;
+
+    let mut registry = Registry::with_prefix(metrics::PREFIX);
+    let metrics = Arc::new(Metrics::register(&mut registry));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let transport = huawei::Transport::new(
         huawei::Settings {
             request_timeout: args.request_timeout,
+            observer: Some(metrics.cloud_observer()),
             ..huawei::Settings::default()
         },
         clock.clone(),
@@ -281,21 +318,59 @@ pub async fn operator(args: &RunArgs) -> Result<(), CliError> {
         allowed_endpoints: args.allowed_endpoints.clone(),
         min_poll_interval: args.min_poll_interval,
     };
-    let ctx = Arc::new(reconciler::Context::new(
-        kube,
-        Arc::new(DirectSource::new(transport)),
-        clock,
-        settings,
-        args.instance.clone(),
-    ));
+    let ctx = Arc::new(
+        reconciler::Context::new(
+            kube,
+            Arc::new(DirectSource::new(transport)),
+            clock,
+            settings,
+            args.instance.clone(),
+        )
+        .with_metrics(metrics),
+    );
     tracing::info!(
         namespaces = ?args.namespaces,
         allowed_endpoints = args.allowed_endpoints.as_str(),
         min_poll_interval = ?args.min_poll_interval,
         "starting the operator"
     );
-    reconciler::run(ctx, &args.namespaces, args.concurrency).await;
-    Ok(())
+    let controllers = reconciler::controllers(ctx, &args.namespaces, args.concurrency);
+
+    let readiness = Readiness::default();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve(
+        listener,
+        server::State::new(Arc::new(registry), readiness.clone()),
+        async {
+            // A dropped sender stops the server too.
+            let _ = stopped.await;
+        },
+    ));
+    tracing::info!(%address, "serving /healthz, /readyz and /metrics");
+
+    let synced = controllers.synced();
+    let running = controllers.run();
+    tokio::pin!(running);
+    tokio::select! {
+        () = &mut running => {}
+        synced = synced => {
+            if synced {
+                readiness.set_ready();
+                tracing::info!("watches synced: ready");
+            }
+            running.await;
+        }
+    }
+
+    let _ = stop.send(());
+    match tokio::time::timeout(SERVER_SHUTDOWN_GRACE, server).await {
+        Ok(Ok(result)) => result.map_err(CliError::Serve),
+        Ok(Err(join)) => Err(CliError::Serve(std::io::Error::other(join))),
+        Err(_) => {
+            tracing::warn!("the HTTP server did not stop in time; leaving it");
+            Ok(())
+        }
+    }
 }
 
 fn finish(result: Result<(), CliError>) -> ExitCode {

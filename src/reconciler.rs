@@ -14,14 +14,18 @@
 //!
 //! Our own status writes trigger reconciles too; the per-watch schedule in the
 //! [`Context`] turns those into no-ops instead of extra cloud calls.
+//!
+//! Each reconcile runs in a `reconcile` span with the watch's `namespace`, its
+//! name as `watch` (`name` would clash with the span's own name in JSON logs) and
+//! `job_id` once known, so every line logged meanwhile carries them.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
-use futures::StreamExt;
+use futures::{StreamExt, future::BoxFuture};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
@@ -31,13 +35,14 @@ use kube::{
         Controller,
         controller::{self, Action},
         events::{Event, EventType, Recorder, Reporter},
+        reflector::Store,
         watcher,
     },
 };
 use rand::Rng;
 use regex::Regex;
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, Span, debug, field, info, info_span, warn};
 
 use crate::{
     clock::Clock,
@@ -46,6 +51,7 @@ use crate::{
         VpnGatewayJobWatchStatus as Status,
     },
     huawei::{self, Class, Credentials, Endpoint},
+    metrics::Metrics,
     source::{JobQuery, JobSource},
     status::{self, Transition, TransitionType, reason},
 };
@@ -85,6 +91,7 @@ pub struct Context {
     clock: Arc<dyn Clock>,
     settings: Settings,
     schedule: Mutex<HashMap<(String, String), Schedule>>,
+    metrics: Arc<Metrics>,
 }
 
 /// When a watch may next call the cloud, and how often it failed in a row.
@@ -202,19 +209,46 @@ impl Context {
             clock,
             settings,
             schedule: Mutex::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// This context, recording into `metrics` (by default, metrics registered
+    /// nowhere).
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 }
 
-/// Reconciles one watch. See the module documentation for the steps.
+/// Reconciles one watch, in its span and timed. See the module documentation
+/// for the steps.
 pub async fn reconcile(watch: Arc<VpnGatewayJobWatch>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = info_span!(
+        "reconcile",
+        namespace = watch.metadata.namespace.as_deref(),
+        watch = %watch.name_any(),
+        job_id = field::Empty,
+    );
+    if let Some(job_id) = watch.status.as_ref().and_then(|s| s.job_id.as_deref()) {
+        span.record("job_id", job_id);
+    }
+    let started = Instant::now();
+    let result = reconcile_watch(&watch, &ctx).instrument(span).await;
+    ctx.metrics.reconciled(
+        result.as_ref().map(|_| ()).map_err(Error::reason),
+        started.elapsed(),
+    );
+    result
+}
+
+async fn reconcile_watch(watch: &VpnGatewayJobWatch, ctx: &Context) -> Result<Action, Error> {
     let now = ctx.clock.now();
-    let key = key_of(&watch)?;
+    let key = key_of(watch)?;
     let generation = watch.metadata.generation.unwrap_or_default();
     let mut prev = watch.status.clone();
     if prev.as_ref().is_none_or(|s| s.condition(READY).is_none()) {
         let first = status::initializing(prev.as_ref(), generation, now);
-        ctx.write(&watch, prev.as_ref(), &first).await?;
+        ctx.write(watch, prev.as_ref(), &first).await?;
         prev = Some(first);
     }
     if !status::needs_poll(&watch.spec, prev.as_ref(), generation) {
@@ -225,10 +259,10 @@ pub async fn reconcile(watch: Arc<VpnGatewayJobWatch>, ctx: Arc<Context>) -> Res
         return Ok(Action::requeue(wait));
     }
 
-    match ctx.fetch(&watch, &key.0).await {
+    match ctx.fetch(watch, &key.0).await {
         Ok(list) => {
             for bad in &list.malformed {
-                warn!(namespace = %key.0, name = %key.1, job = ?bad.id, error = %bad.error, "skipped a malformed job");
+                warn!(job = ?bad.id, error = %bad.error, "skipped a malformed job");
             }
             let seen = status::observe(
                 prev.as_ref(),
@@ -238,15 +272,18 @@ pub async fn reconcile(watch: Arc<VpnGatewayJobWatch>, ctx: Arc<Context>) -> Res
                 now,
                 ctx.settings.min_poll_interval,
             );
-            ctx.write(&watch, prev.as_ref(), &seen.status).await?;
-            ctx.announce(&watch, &seen.transitions).await;
+            if let Some(job_id) = &seen.status.job_id {
+                Span::current().record("job_id", job_id.as_str());
+            }
+            ctx.write(watch, prev.as_ref(), &seen.status).await?;
+            ctx.announce(watch, &seen.transitions).await;
             ctx.polled(key, generation, seen.poll_after, now);
             Ok(seen
                 .poll_after
                 .map_or_else(Action::await_change, Action::requeue))
         }
         Err(failure) => {
-            info!(namespace = %key.0, name = %key.1, reason = failure.reason, message = %failure.message, "watch could not be polled");
+            info!(reason = failure.reason, message = %failure.message, "watch could not be polled");
             let next = status::on_error(
                 prev.as_ref(),
                 generation,
@@ -255,8 +292,8 @@ pub async fn reconcile(watch: Arc<VpnGatewayJobWatch>, ctx: Arc<Context>) -> Res
                 failure.stalled,
                 now,
             );
-            ctx.write(&watch, prev.as_ref(), &next).await?;
-            ctx.announce(&watch, &status::transitions(prev.as_ref(), &next))
+            ctx.write(watch, prev.as_ref(), &next).await?;
+            ctx.announce(watch, &status::transitions(prev.as_ref(), &next))
                 .await;
             if failure.stalled {
                 ctx.forget(&key);
@@ -271,6 +308,9 @@ pub async fn reconcile(watch: Arc<VpnGatewayJobWatch>, ctx: Arc<Context>) -> Res
 /// watch, capped at five minutes.
 pub fn error_policy(watch: Arc<VpnGatewayJobWatch>, error: &Error, ctx: Arc<Context>) -> Action {
     warn!(
+        namespace = watch.metadata.namespace.as_deref(),
+        watch = %watch.name_any(),
+        job_id = watch.status.as_ref().and_then(|s| s.job_id.as_deref()),
         error = error as &dyn std::error::Error,
         reason = error.reason(),
         "reconcile failed"
@@ -393,6 +433,14 @@ impl Context {
             name,
             source,
         })?;
+        if let Some(ready) = next.condition(READY)
+            && prev
+                .and_then(|p| p.condition(READY))
+                .map(|c| (c.status, &c.reason))
+                != Some((ready.status, &ready.reason))
+        {
+            info!(ready = ready.status.as_str(), reason = %ready.reason, "ready condition changed");
+        }
         Ok(())
     }
 
@@ -516,6 +564,20 @@ fn kube_reason(error: &kube::Error) -> String {
 /// Runs one controller per watched namespace (all namespaces when `namespaces` is
 /// empty) until SIGTERM or SIGINT.
 pub async fn run(ctx: Arc<Context>, namespaces: &[String], concurrency: u16) {
+    controllers(ctx, namespaces, concurrency).run().await;
+}
+
+/// One controller per watched namespace, built but not yet running; see
+/// [`controllers`].
+pub struct Controllers {
+    stores: Vec<Store<VpnGatewayJobWatch>>,
+    run: BoxFuture<'static, ()>,
+}
+
+/// Builds one controller per watched namespace (all namespaces when `namespaces`
+/// is empty), stopping on SIGTERM or SIGINT, and has `ctx`'s metrics count the
+/// watches in their caches (`vpnjob_watches`).
+pub fn controllers(ctx: Arc<Context>, namespaces: &[String], concurrency: u16) -> Controllers {
     let apis: Vec<Api<VpnGatewayJobWatch>> = if namespaces.is_empty() {
         vec![Api::all(ctx.kube.clone())]
     } else {
@@ -524,20 +586,64 @@ pub async fn run(ctx: Arc<Context>, namespaces: &[String], concurrency: u16) {
             .map(|ns| Api::namespaced(ctx.kube.clone(), ns))
             .collect()
     };
-    let controllers = apis.into_iter().map(|api| {
-        Controller::new(api, watcher::Config::default().any_semantic())
-            .with_config(controller::Config::default().concurrency(concurrency))
-            .shutdown_on_signal()
-            .run(reconcile, error_policy, ctx.clone())
-            .for_each(|result| async move {
-                match result {
-                    Ok((object, _)) => {
-                        debug!(name = %object.name, namespace = ?object.namespace, "reconciled")
-                    }
-                    Err(e) => warn!(error = &e as &dyn std::error::Error, "controller error"),
-                }
-            })
+    let controllers: Vec<_> = apis
+        .into_iter()
+        .map(|api| {
+            Controller::new(api, watcher::Config::default().any_semantic())
+                .with_config(controller::Config::default().concurrency(concurrency))
+                .shutdown_on_signal()
+        })
+        .collect();
+    let stores: Vec<_> = controllers.iter().map(Controller::store).collect();
+    let census = stores.clone();
+    ctx.metrics.count_watches(move |visitor| {
+        for watch in census.iter().flat_map(Store::state) {
+            visitor(
+                watch
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.condition(READY))
+                    .map(|c| c.reason.as_str()),
+            );
+        }
     });
-    futures::future::join_all(controllers).await;
-    info!("controller stopped");
+    let running: Vec<_> = controllers
+        .into_iter()
+        .map(|controller| {
+            controller
+                .run(reconcile, error_policy, ctx.clone())
+                .for_each(|result| async move {
+                    match result {
+                        Ok((object, _)) => {
+                            debug!(namespace = ?object.namespace, watch = %object.name, "reconciled")
+                        }
+                        Err(e) => warn!(error = &e as &dyn std::error::Error, "controller error"),
+                    }
+                })
+        })
+        .collect();
+    let run = Box::pin(async move {
+        futures::future::join_all(running).await;
+        info!("controller stopped");
+    });
+    Controllers { stores, run }
+}
+
+impl Controllers {
+    /// Resolves to true once every controller's cache holds its initial list
+    /// (the watches are synced), or to false if the controllers stopped first.
+    pub fn synced(&self) -> impl Future<Output = bool> + Send + 'static {
+        let stores = self.stores.clone();
+        async move {
+            futures::future::join_all(stores.iter().map(Store::wait_until_ready))
+                .await
+                .iter()
+                .all(Result::is_ok)
+        }
+    }
+
+    /// Runs the controllers until SIGTERM or SIGINT.
+    pub async fn run(self) {
+        self.run.await;
+    }
 }

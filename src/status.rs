@@ -109,6 +109,30 @@ pub const ERROR_REASONS: &[(&str, &str)] = &[
     (reason::INVALID_SPEC, action::CALL_CLOUD_API),
 ];
 
+/// Every reason the Ready condition can carry: a fixed set, so metric labels
+/// derived from it stay bounded.
+pub const READY_REASONS: &[&str] = &[
+    reason::INITIALIZING,
+    reason::WAITING_FOR_JOB,
+    reason::JOB_INITIALIZING,
+    reason::JOB_RUNNING,
+    reason::UPGRADING,
+    reason::AWAITING_CONFIRMATION,
+    reason::ROLLING_BACK,
+    reason::UPGRADE_SUCCEEDED,
+    reason::ROLLBACK_SUCCEEDED,
+    reason::ROLLED_BACK,
+    reason::UPGRADE_FAILED,
+    reason::UNKNOWN_JOB_STATUS,
+    reason::PROGRESS_DEADLINE_EXCEEDED,
+    reason::CREDENTIALS_NOT_FOUND,
+    reason::AUTHENTICATION_FAILED,
+    reason::CLOUD_API_ERROR,
+    reason::ENDPOINT_NOT_ALLOWED,
+    reason::GATEWAY_NOT_FOUND,
+    reason::INVALID_SPEC,
+];
+
 /// Longest Event note, in bytes (events.k8s.io limit).
 pub const MAX_NOTE_BYTES: usize = 1024;
 /// Longest Event action, in bytes (events.k8s.io limit).
@@ -919,6 +943,38 @@ mod tests {
 
     /// The conventions' mapping table, for every job status, observed first and
     /// after an in-progress status: exact conditions and next poll.
+    #[test]
+    fn ready_reasons_lists_every_reason_ready_can_carry() {
+        let job_statuses = [
+            "init",
+            "running",
+            "upgrading",
+            "pending_upgrade_confirm",
+            "success",
+            "rolling_back",
+            "rollback_success",
+            "fail",
+            "something_new",
+        ];
+        let mut produced = vec![reason::INITIALIZING, reason::WAITING_FOR_JOB];
+        produced.extend(ERROR_REASONS.iter().map(|(r, _)| *r));
+        for raw in job_statuses {
+            for job_type in [Some("upgrade"), Some("rollback"), None] {
+                produced.push(job_conditions(&JobStatus::from(raw), job_type).1);
+            }
+        }
+        let deadline = Spec {
+            progress_deadline_seconds: Some(1),
+            ..spec()
+        };
+        let seen = observe(None, &deadline, 1, &[], after(0), MIN_POLL);
+        let later = observe(Some(&seen.status), &deadline, 1, &[], after(60), MIN_POLL);
+        produced.push(&later.status.condition(READY).unwrap().reason);
+        for reason in produced {
+            assert!(READY_REASONS.contains(&reason), "{reason} is not listed");
+        }
+    }
+
     #[test]
     fn every_job_status_maps_to_the_conventions_table() {
         // Job status, job type, conditions. Unfinished jobs keep polling.

@@ -747,7 +747,7 @@ async fn the_operator_binary_reconciles_and_stops_cleanly_on_sigterm() {
             "--allowed-endpoints",
             &format!("^{}$", regex::escape(&sim.url())),
         ])
-        .args(["--log-format", "json"])
+        .args(["--log-format", "json", "--http-port", "0"])
         .env("KUBECONFIG", &env.kubeconfig)
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -781,4 +781,137 @@ async fn the_operator_binary_reconciles_and_stops_cleanly_on_sigterm() {
         serde_json::from_str::<Value>(first).is_ok(),
         "--log-format json writes JSON lines: {first}"
     );
+}
+
+/// The binary serves /healthz, /readyz (200 once its watches are synced) and
+/// /metrics on --http-port, counting cloud requests and watches without secrets;
+/// its log lines carry the watch and job; SIGTERM stops it all with exit 0.
+#[tokio::test]
+#[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
+async fn the_operator_binary_serves_probes_and_metrics_on_its_http_port() {
+    let env = env("http").await;
+    let sim = sim(scenario(&[job("success", 9, None)])).await;
+    env.secret("creds", AK, SK).await;
+    env.watch("up", &sim.url(), json!({})).await;
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_vpnjob-operator"))
+            .args(["run", "--namespaces", &env.ns, "--min-poll-interval", "1s"])
+            .args([
+                "--allowed-endpoints",
+                &format!("^{}$", regex::escape(&sim.url())),
+            ])
+            .args(["--log-format", "json", "--http-port", "0"])
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // stderr is read on a thread; the logged address gives the port.
+    let (lines, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stderr = child.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let mut logs = Vec::new();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let line = rx.recv().await.expect("the operator exited early");
+            let line: Value = serde_json::from_str(&line).expect("JSON log lines");
+            let port = line["address"]
+                .as_str()
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                .map(|a| a.port());
+            logs.push(line);
+            if let Some(port) = port {
+                return port;
+            }
+        }
+    })
+    .await
+    .expect("the HTTP address is logged");
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let request = http.get(format!("http://127.0.0.1:{port}{path}")).send();
+        async move {
+            let response = request.await.ok()?;
+            let status = response.status().as_u16();
+            Some((status, response.text().await.ok()?))
+        }
+    };
+
+    assert_eq!(get("/healthz").await.map(|r| r.0), Some(200));
+    eventually(Duration::from_secs(30), "/readyz to answer 200", || async {
+        get("/readyz").await.filter(|(status, _)| *status == 200)
+    })
+    .await;
+    let done = env
+        .wait_for("up", "Ready", |w| {
+            is(w, "Ready", "True", "UpgradeSucceeded")
+        })
+        .await;
+    let metrics = eventually(Duration::from_secs(30), "the watch in /metrics", || async {
+        get("/metrics")
+            .await
+            .map(|(_, text)| text)
+            .filter(|text| text.contains("vpnjob_watches{ready_reason=\"UpgradeSucceeded\"} 1"))
+    })
+    .await;
+    for sample in [
+        "vpnjob_cloud_requests_total{status=\"200\"} ",
+        "vpnjob_reconciles_total{result=\"ok\"} ",
+        "vpnjob_reconcile_duration_seconds_count ",
+    ] {
+        assert!(metrics.contains(sample), "no {sample} in\n{metrics}");
+    }
+    for secret in [AK, SK] {
+        assert!(!metrics.contains(secret), "{secret} reached /metrics");
+    }
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the operator ignored SIGTERM");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    while let Some(line) = rx.recv().await {
+        assert!(!line.contains(SK), "the secret key reached the logs");
+        logs.push(serde_json::from_str(&line).expect("JSON log lines"));
+    }
+    let job_id = done.status.unwrap().job_id.unwrap();
+    let ready_line = logs
+        .iter()
+        .find(|l| l["message"] == "ready condition changed" && l["reason"] == "UpgradeSucceeded");
+    let span = &ready_line.expect("the Ready change is logged")["span"];
+    assert_eq!(
+        (&span["namespace"], &span["watch"], &span["job_id"]),
+        (&json!(env.ns), &json!("up"), &json!(job_id)),
+        "{ready_line:?}"
+    );
+}
+
+/// A child process killed if a test fails before it exited (a no-op after).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

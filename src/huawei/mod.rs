@@ -9,6 +9,8 @@
 //!   `Retry-After`. 401/403 are never retried here (five consecutive 401s lock the
 //!   access key for five minutes); the caller decides when to try again.
 //! - TLS verification is always on; plain `http` is accepted for loopback only.
+//! - Each attempt's outcome (status, timeout...) goes to an optional [`Observer`],
+//!   so metrics can count requests without this module knowing about them.
 
 pub mod credentials;
 pub mod error;
@@ -152,6 +154,51 @@ impl RetryPolicy {
     }
 }
 
+/// What one attempt of a request came to: an HTTP status, or no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestOutcome {
+    /// The server answered with this HTTP status (counted when the headers
+    /// arrive, whatever happens to the body afterwards).
+    Status(u16),
+    /// No answer within the request (or connect) timeout.
+    Timeout,
+    /// The connection could not be established.
+    Connect,
+    /// The transport failed otherwise before an answer (e.g. a reset).
+    Transport,
+}
+
+impl RequestOutcome {
+    fn of_send_error(error: &reqwest::Error) -> Self {
+        if error.is_timeout() {
+            Self::Timeout
+        } else if error.is_connect() {
+            Self::Connect
+        } else {
+            Self::Transport
+        }
+    }
+}
+
+/// Told the [`RequestOutcome`] of every attempt, retries included, e.g. to count
+/// requests by status. It sees nothing else: no URL, header or credential.
+#[derive(Clone)]
+pub struct Observer(Arc<dyn Fn(RequestOutcome) + Send + Sync>);
+
+impl Observer {
+    /// An observer calling `f` once per attempt. `f` must be quick: it runs on
+    /// the request's task.
+    pub fn new(f: impl Fn(RequestOutcome) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer(..)")
+    }
+}
+
 /// Settings shared by every request of a [`Client`].
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -167,6 +214,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `User-Agent` (not signed: proxies may rewrite it).
     pub user_agent: String,
+    /// Told the outcome of every attempt (none by default).
+    pub observer: Option<Observer>,
 }
 
 impl Default for Settings {
@@ -178,6 +227,7 @@ impl Default for Settings {
             max_pages: 100,
             max_body_bytes: 16 * 1024 * 1024,
             user_agent: concat!("vpnjob-operator/", env!("CARGO_PKG_VERSION")).to_owned(),
+            observer: None,
         }
     }
 }
@@ -459,7 +509,12 @@ impl Client {
                 }
             }
         };
-        let mut response = request.send().await.map_err(transport)?;
+        let sent = request.send().await;
+        self.observe(match &sent {
+            Ok(response) => RequestOutcome::Status(response.status().as_u16()),
+            Err(e) => RequestOutcome::of_send_error(e),
+        });
+        let mut response = sent.map_err(transport)?;
         let status = response.status().as_u16();
         let header_request_id = response
             .headers()
@@ -511,6 +566,12 @@ impl Client {
             page.request_id = header_request_id;
         }
         Ok(page)
+    }
+
+    fn observe(&self, outcome: RequestOutcome) {
+        if let Some(Observer(observer)) = &self.settings.observer {
+            observer(outcome);
+        }
     }
 }
 
