@@ -34,6 +34,7 @@ unit:
 ## e2e: the operator against a real kube-apiserver + etcd (tests/operator.rs).
 e2e: tools
 	hack/with-control-plane $(CARGO) test --locked --test operator -- --ignored
+	hack/with-control-plane $(CARGO) test --locked --test chart -- --ignored
 
 build:
 	$(CARGO) build --locked --bins
