@@ -371,7 +371,7 @@ mod tests {
         assert!(err.message.ends_with("..."));
     }
 
-    /// The retry table of docs/huawei-api.md: throttling and a busy service are
+    /// The retry table of docs/huawei-client.md: throttling and a busy service are
     /// retried whatever their status; 401/403 never are.
     #[test]
     fn classification_follows_the_retry_table() {

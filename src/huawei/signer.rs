@@ -6,7 +6,7 @@
 //! code, it is also pinned by the official Python SDK's own output
 //! (`tests/fixtures/signer-vectors.json`), so a mirrored bug cannot hide.
 //!
-//! Wire rules that matter (see docs/huawei-api.md):
+//! Wire rules that matter (see docs/huawei-client.md):
 //! - the canonical path is decoded, split on `/`, each segment re-encoded with the
 //!   RFC 3986 unreserved set, and always ends in `/` (only in the canonical form);
 //! - query pairs are sorted on their *raw* key and value, then encoded the same
