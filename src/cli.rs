@@ -22,6 +22,7 @@ use crate::{
     server::{self, Readiness},
     source::DirectSource,
     telemetry::LogFormat,
+    wait,
 };
 
 /// How long the HTTP server may take to finish its requests once the
@@ -52,6 +53,13 @@ pub enum Command {
     Run(RunArgs),
     /// Print the VpnGatewayJobWatch CustomResourceDefinition as YAML.
     Crd,
+    /// Wait until every named watch is Ready, failing as soon as one is Stalled.
+    ///
+    /// Prints one progress line per change (Ready reason, job status, sub-jobs
+    /// finished, current phase) to stderr. The kubeconfig comes from KUBECONFIG /
+    /// ~/.kube/config, or the in-cluster service account. Exit codes: 0 all
+    /// Ready, 1 one Stalled, 2 timeout, 3 any other error.
+    Wait(wait::WaitArgs),
 }
 
 /// Arguments of `run`.
@@ -276,6 +284,8 @@ pub fn report(error: &dyn std::error::Error) -> String {
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => operator(args).await,
+        // Its own exit codes: 1 means "stalled", not "the command failed".
+        Command::Wait(args) => return wait::run(args).await,
         Command::Crd => {
             print!("{}", crd::crd_yaml());
             Ok(())

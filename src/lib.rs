@@ -3,6 +3,7 @@
 //!
 //! Module map (dependencies point down only):
 //! - [`cli`]: command-line parsing and the `jobs list` command;
+//! - [`wait`]: `vpnjob-operator wait`, gating a pipeline on watches;
 //! - [`server`]: the operator's HTTP port (`/healthz`, `/readyz`, `/metrics`);
 //! - [`reconciler`]: the controllers, and [`metrics`] they record into;
 //! - [`simulator`]: a local stand-in for the cloud API (tests, demo, users' CI);
@@ -21,3 +22,4 @@ pub mod simulator;
 pub mod source;
 pub mod status;
 pub mod telemetry;
+pub mod wait;

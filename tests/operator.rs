@@ -915,3 +915,221 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+// ---------------------------------------------------------------- vpnjob-operator wait
+
+/// Starts `vpnjob-operator wait -n <ns> ARGS` against the control plane.
+fn wait_command(env: &Env, args: &[&str]) -> tokio::task::JoinHandle<std::process::Output> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vpnjob-operator"));
+    command
+        .args(["wait", "-n", &env.ns])
+        .args(args)
+        .env("KUBECONFIG", &env.kubeconfig);
+    tokio::task::spawn_blocking(move || command.output().expect("vpnjob-operator runs"))
+}
+
+/// (type, status, reason) of every condition, as a testdata manifest of the Argo
+/// CD health script or a live watch carries them.
+fn condition_shapes(status: &Value) -> Vec<(String, String, String)> {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let field = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            (field("type"), field("status"), field("reason"))
+        })
+        .collect()
+}
+
+fn argocd_testdata(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "docs/integrations/argocd/resource_customizations/vpnjob.io/VpnGatewayJobWatch/testdata/{name}.yaml"
+    ));
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `wait` started before the watch exists waits for it, prints one progress line
+/// per change, and exits 0 once it is Ready; the live status has the conditions
+/// of the Argo CD testdata for a success.
+#[tokio::test]
+#[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
+async fn the_wait_command_exits_0_once_ready_printing_progress() {
+    let env = env("waitok").await;
+    let sim = sim(scenario(&[
+        job("init", 0, None),
+        job("upgrading", 0, None),
+        job("upgrading", 3, None),
+        job("upgrading", 3, None),
+        job("upgrading", 6, None),
+        job("upgrading", 6, None),
+        job("pending_upgrade_confirm", 9, None),
+        job("success", 9, None),
+    ]))
+    .await;
+    env.secret("creds", AK, SK).await;
+    let waiting = wait_command(&env, &["--timeout", "60s", "up"]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    env.watch("up", &sim.url(), json!({})).await;
+    let _operator = env.operator(&sim.url());
+
+    let output = tokio::time::timeout(Duration::from_secs(90), waiting)
+        .await
+        .expect("wait returns")
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("up: Ready (UpgradeSucceeded): Upgrade succeeded: 9/9 sub-jobs finished"),
+        "{stdout}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines[0].contains("up: not found yet"), "{stderr}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Ready=False Upgrading, job upgrading, ") && l.contains("phase ")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("up: Ready=True UpgradeSucceeded, job success, 9/9 sub-jobs"),
+        "{stderr}"
+    );
+    let unique: std::collections::BTreeSet<&&str> = lines.iter().collect();
+    assert_eq!(unique.len(), lines.len(), "one line per change: {stderr}");
+
+    let live = serde_json::to_value(env.watches().get("up").await.unwrap().status).unwrap();
+    assert_eq!(
+        condition_shapes(&live),
+        condition_shapes(&argocd_testdata("healthy_success")["status"]),
+        "the Argo CD testdata must carry what the operator really writes"
+    );
+}
+
+/// `wait` for several watches exits 1 as soon as one is Stalled, naming it with
+/// its reason and message, even while another one does not exist.
+#[tokio::test]
+#[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
+async fn the_wait_command_exits_1_as_soon_as_one_watch_stalls() {
+    let env = env("waitfail").await;
+    let sim = sim(scenario(&[
+        job("upgrading", 1, None),
+        job("fail", 2, Some("BGP session did not re-establish")),
+    ]))
+    .await;
+    env.secret("creds", AK, SK).await;
+    env.watch("up", &sim.url(), json!({})).await;
+    let _operator = env.operator(&sim.url());
+    let output = tokio::time::timeout(
+        Duration::from_secs(90),
+        wait_command(&env, &["--timeout", "60s", "up", "not-created"]),
+    )
+    .await
+    .expect("wait returns")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: up is Stalled: UpgradeFailed: ")
+            && last.contains("BGP session did not re-establish"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not-created: not found yet"), "{stderr}");
+
+    let live = serde_json::to_value(env.watches().get("up").await.unwrap().status).unwrap();
+    assert_eq!(
+        condition_shapes(&live),
+        condition_shapes(&argocd_testdata("degraded_fail")["status"]),
+        "the Argo CD testdata must carry what the operator really writes"
+    );
+}
+
+/// `wait` exits 2 when the timeout passes first, and 3 on other errors:
+/// forbidden, no kubeconfig, bad arguments.
+#[tokio::test]
+#[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
+async fn the_wait_command_exits_2_on_timeout_and_3_on_errors_such_as_forbidden() {
+    let env = env("waittimeout").await;
+    let sim = sim(scenario(&[job("upgrading", 3, None)])).await;
+    env.secret("creds", AK, SK).await;
+    env.watch("up", &sim.url(), json!({})).await;
+    let _operator = env.operator(&sim.url());
+    env.wait_for("up", "Upgrading", |w| is(w, "Ready", "False", "Upgrading"))
+        .await;
+    let started = Instant::now();
+    let output = wait_command(&env, &["--timeout", "2s", "up"])
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        stderr.contains(
+            "up: Ready=False Upgrading, job upgrading, 3/9 sub-jobs, phase migrate_network_1"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: timed out after 2s waiting for up"),
+        "{stderr}"
+    );
+
+    // Forbidden: a ServiceAccount without any role may not list watches.
+    assert!(
+        env.kubectl(&["create", "serviceaccount", "nobody"])
+            .status
+            .success()
+    );
+    let token = env.kubectl(&["create", "token", "nobody"]);
+    assert!(token.status.success(), "{token:?}");
+    let token = String::from_utf8(token.stdout).unwrap();
+    let kubeconfig = std::env::temp_dir().join(format!("{}-nobody.kubeconfig", env.ns));
+    std::fs::copy(&env.kubeconfig, &kubeconfig).unwrap();
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "bin/kubectl".into());
+    for args in [
+        vec![
+            "config",
+            "set-credentials",
+            "nobody",
+            &format!("--token={}", token.trim()),
+        ],
+        vec!["config", "set-context", "--current", "--user=nobody"],
+    ] {
+        let status = Command::new(&kubectl)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{status:?}");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_vpnjob-operator"))
+        .args(["wait", "-n", &env.ns, "--timeout", "30s", "up"])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&kubeconfig);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.to_lowercase().contains("forbidden"), "{stderr}");
+
+    // No usable kubeconfig, and a usage error: 3 (never clap's 2).
+    let output = Command::new(env!("CARGO_BIN_EXE_vpnjob-operator"))
+        .args(["wait", "up"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let output = Command::new(env!("CARGO_BIN_EXE_vpnjob-operator"))
+        .args(["wait", "--timeout", "soon", "up"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+}
