@@ -153,6 +153,9 @@ impl Error {
                 _ if is_throttle_code(&api.code) => "Throttled",
                 _ if api.code == "VPN.0030" => "ServiceBusy",
                 (_, 408) => "Timeout",
+                // Redirects are never followed (they would carry a signed request
+                // elsewhere), so a 3xx ends here.
+                (_, 300..=399) => "UnexpectedRedirect",
                 _ => "ServerError",
             },
             Error::Timeout { .. } => "Timeout",
@@ -406,6 +409,7 @@ mod tests {
             (404, "APIGW.0101", Class::NotFound, "NotFound"),
             (400, "VPN.0001", Class::InvalidRequest, "InvalidRequest"),
             (400, "VPN.0031", Class::InvalidRequest, "InvalidRequest"),
+            (302, "302", Class::Other, "UnexpectedRedirect"),
         ];
         for (status, code, class, reason) in table {
             let err = Error::Api(parse(status, &format!(r#"{{"error_code":"{code}"}}"#)));
