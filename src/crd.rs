@@ -346,6 +346,25 @@ pub fn crd_yaml() -> String {
     serde_saphyr::to_string(&crd()).expect("a CustomResourceDefinition serialises to YAML")
 }
 
+/// Test builder: a minimal valid spec of `gateway_id` in region cn-north-4.
+#[cfg(test)]
+impl VpnGatewayJobWatchSpec {
+    pub(crate) fn test(gateway_id: &str) -> Self {
+        Self {
+            project_id: "0123456789abcdef0123456789abcdef".into(),
+            gateway_id: gateway_id.into(),
+            region: Some("cn-north-4".into()),
+            endpoint: None,
+            credentials_secret_ref: SecretReference { name: "hw".into() },
+            job_id: None,
+            not_before: None,
+            poll_interval: None,
+            progress_deadline_seconds: None,
+            suspend: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -579,18 +598,7 @@ mod tests {
 
     #[test]
     fn poll_interval_parses_go_style_durations_and_defaults_to_15s() {
-        let mut spec = VpnGatewayJobWatchSpec {
-            project_id: "0123456789abcdef0123456789abcdef".into(),
-            gateway_id: "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9".into(),
-            region: Some("cn-north-4".into()),
-            endpoint: None,
-            credentials_secret_ref: SecretReference { name: "hw".into() },
-            job_id: None,
-            not_before: None,
-            poll_interval: None,
-            progress_deadline_seconds: None,
-            suspend: None,
-        };
+        let mut spec = VpnGatewayJobWatchSpec::test("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9");
         assert_eq!(spec.poll_interval(), Duration::from_secs(15));
         for (raw, secs) in [
             ("1s", 1),

@@ -776,10 +776,7 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        crd::SecretReference,
-        huawei::model::{SubJobEntity, SubJobType},
-    };
+    use crate::huawei::model::{SubJobEntity, SubJobType};
 
     const GATEWAY: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
     const MIN_POLL: Duration = Duration::from_secs(5);
@@ -798,18 +795,7 @@ mod tests {
     }
 
     fn spec() -> Spec {
-        Spec {
-            project_id: "0123456789abcdef0123456789abcdef".into(),
-            gateway_id: GATEWAY.into(),
-            region: Some("cn-north-4".into()),
-            endpoint: None,
-            credentials_secret_ref: SecretReference { name: "hw".into() },
-            job_id: None,
-            not_before: None,
-            poll_interval: None,
-            progress_deadline_seconds: None,
-            suspend: None,
-        }
+        Spec::test(GATEWAY)
     }
 
     fn spec_with(edit: impl FnOnce(&mut Spec)) -> Spec {

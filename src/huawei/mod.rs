@@ -251,11 +251,9 @@ pub struct JobList {
 /// credential that shares the connection pool.
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    transport: Transport,
     endpoint: Endpoint,
     credentials: Credentials,
-    clock: Arc<dyn Clock>,
-    settings: Arc<Settings>,
 }
 
 impl std::fmt::Debug for Client {
@@ -306,11 +304,9 @@ impl Transport {
     /// A client for one endpoint and credential over this transport.
     pub fn client(&self, endpoint: Endpoint, credentials: Credentials) -> Client {
         Client {
-            http: self.http.clone(),
+            transport: self.clone(),
             endpoint,
             credentials,
-            clock: self.clock.clone(),
-            settings: self.settings.clone(),
         }
     }
 }
@@ -367,9 +363,9 @@ impl Client {
         let mut seen_markers = HashSet::new();
         let mut marker: Option<String> = None;
         loop {
-            if list.pages >= self.settings.max_pages {
+            if list.pages >= self.transport.settings.max_pages {
                 return Err(Error::TooManyPages {
-                    cap: self.settings.max_pages,
+                    cap: self.transport.settings.max_pages,
                 });
             }
             let page = self
@@ -422,7 +418,7 @@ impl Client {
             self.endpoint.path_prefix(),
             signer::encode(project_id)
         );
-        let policy = &self.settings.retry;
+        let policy = &self.transport.settings.retry;
         let mut retry = 0;
         loop {
             let err = match self.send_get(project_id, &path, &query).await {
@@ -444,7 +440,7 @@ impl Client {
                 delay_ms = delay.as_millis() as u64,
                 "retrying jobs request"
             );
-            self.clock.sleep(delay).await;
+            self.transport.clock.sleep(delay).await;
             retry += 1;
         }
     }
@@ -474,7 +470,7 @@ impl Client {
             },
             self.credentials.access_key(),
             self.credentials.secret_key(),
-            self.clock.now(),
+            self.transport.clock.now(),
         );
         let mut url = format!("{}://{authority}{path}", self.endpoint.url.scheme());
         let display_url = url.clone();
@@ -482,7 +478,7 @@ impl Client {
             url.push('?');
             url.push_str(&signed.query_string);
         }
-        let mut request = self.http.get(&url);
+        let mut request = self.transport.http.get(&url);
         for (name, value) in &signed.headers {
             let mut value = HeaderValue::from_str(value).map_err(|_| Error::Endpoint {
                 endpoint: self.endpoint.to_string(),
@@ -500,7 +496,7 @@ impl Client {
             if source.is_timeout() {
                 Error::Timeout {
                     url: display_url.clone(),
-                    after: self.settings.request_timeout,
+                    after: self.transport.settings.request_timeout,
                 }
             } else {
                 Error::Transport {
@@ -525,9 +521,9 @@ impl Client {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, self.clock.now()));
+            .and_then(|v| parse_retry_after(v, self.transport.clock.now()));
 
-        let limit = self.settings.max_body_bytes;
+        let limit = self.transport.settings.max_body_bytes;
         let too_large = || Error::BodyTooLarge {
             limit,
             request_id: header_request_id.clone(),
@@ -569,7 +565,7 @@ impl Client {
     }
 
     fn observe(&self, outcome: RequestOutcome) {
-        if let Some(Observer(observer)) = &self.settings.observer {
+        if let Some(Observer(observer)) = &self.transport.settings.observer {
             observer(outcome);
         }
     }
