@@ -55,8 +55,8 @@ $(VENV)/.installed: tests/conformance/requirements.txt
 tools:
 	hack/build-tools
 
-## demo: see README.md.
-demo: build
+## demo: see README.md (hack/demo builds what it needs itself).
+demo:
 	hack/demo
 
 ## bench: decoding benchmarks (docs/benchmarks.md).

@@ -200,8 +200,14 @@ fn write_table(jobs: &[Job], out: &mut impl Write) -> std::io::Result<()> {
         "JOB ID", "GATEWAY", "TYPE", "STATUS", "SUB-JOBS", "CREATED", "FINISHED",
     ];
     let time = |t: Option<jiff::Timestamp>| {
-        t.map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
-            .unwrap_or_else(|| "-".into())
+        t.map(|t| {
+            // Truncate, as the status and Events do, so one job shows one time.
+            let whole = jiff::TimestampRound::new()
+                .smallest(jiff::Unit::Second)
+                .mode(jiff::RoundMode::Trunc);
+            t.round(whole).unwrap_or(t).to_string()
+        })
+        .unwrap_or_else(|| "-".into())
     };
     let rows: Vec<[String; 7]> = jobs
         .iter()
