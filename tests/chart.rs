@@ -8,13 +8,16 @@
 //! runs them through `hack/with-control-plane`, which provides
 //! `VPNJOB_TEST_KUBECONFIG`, `KUBECTL` and `HELM`.
 
+mod support;
+
 use std::{
     io::Write,
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output, Stdio},
     sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
+use support::KillOnDrop;
 
 use serde_json::{Value, json};
 use vpnjob_operator::{
@@ -268,16 +271,6 @@ fn http_get(address: &str, path: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
-}
-
-/// A child process killed when dropped (a failed assertion leaves nothing behind).
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A job of GATEWAY with `done` of three sub-jobs finished.
@@ -846,7 +839,7 @@ async fn the_operator_reaches_ready_with_only_the_chart_service_account_token() 
         .stderr(log)
         .spawn()
         .unwrap();
-    let mut operator = Reaped(operator);
+    let mut operator = KillOnDrop(operator);
 
     let waited = kubectl(&[
         "wait",
@@ -927,22 +920,7 @@ async fn the_operator_reaches_ready_with_only_the_chart_service_account_token() 
     assert!(reasons.iter().any(|r| r == "JobFound"), "{reasons:?}");
 
     // Stop it cleanly; its log must show no permission it lacked.
-    let pid = operator.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = operator.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the operator ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = support::terminate(&mut operator.0).await;
     let logs = logs();
     assert!(status.success(), "{status:?}\n{logs}");
     let lower = logs.to_lowercase();

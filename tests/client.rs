@@ -6,9 +6,12 @@
 //! Every await is bounded by a timeout so a hang fails fast. The one real wait is
 //! the request-timeout test (200 ms).
 
+mod support;
+
+use support::{GW_A, GW_B, finished_job as job, t0, within};
+
 use std::{
     fmt::Debug,
-    future::Future,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -36,32 +39,8 @@ const WRONG_SK: &str = "sk-client-wrong-SECRET-0000000000000001";
 const WRONG_TOKEN: &str = "token-client-wrong-SECRET";
 /// Every secret any test here hands to a client or a scenario.
 const SECRETS: [&str; 5] = [SK, TEMP_SK, TOKEN, WRONG_SK, WRONG_TOKEN];
-const GW_A: &str = "3d8f6a2e-5b1c-4e7a-9f0d-2c4b6e8a1d3f";
-const GW_B: &str = "7a1e4c9b-2d5f-4b8a-a6c3-9e0f1b2d4c6a";
 
 const API_EXAMPLE: &str = include_str!("fixtures/api-example-list-jobs.json");
-
-fn t0() -> Timestamp {
-    "2026-03-18T15:00:00Z".parse().unwrap()
-}
-
-/// Bounds every network wait: a hang fails the test instead of stalling it.
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("no answer within 10 s")
-}
-
-fn job(id: &str, gateway: &str, created_at: &str) -> Value {
-    json!({
-        "id": id,
-        "resource_id": gateway,
-        "job_type": "upgrade",
-        "status": "success",
-        "created_at": created_at,
-        "sub_jobs": [],
-    })
-}
 
 /// Five jobs of `GW_A` and one of `GW_B`, in scrambled order. Their timestamps
 /// have 0 to 9 fractional digits, so a marker that was reformatted on its way

@@ -6,6 +6,8 @@
 //! `#[ignore]`d for a bare `cargo test`; `make test` runs them through
 //! `hack/with-control-plane`, which provides `VPNJOB_TEST_KUBECONFIG`.
 
+mod support;
+
 use std::{
     collections::BTreeMap,
     path::PathBuf,
@@ -16,6 +18,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
+use support::KillOnDrop;
 
 use k8s_openapi::{
     api::{
@@ -153,6 +156,16 @@ impl Env {
             .create(&PostParams::default(), &watch)
             .await
             .unwrap();
+    }
+
+    /// The usual start: a simulator over `steps`, the Secret `creds`, the watch
+    /// `up` on that simulator and an operator allowed to call it.
+    async fn start(&self, steps: &[Value]) -> (Running, Operator) {
+        let sim = sim(scenario(steps)).await;
+        self.secret("creds", AK, SK).await;
+        self.watch("up", &sim.url(), json!({})).await;
+        let operator = self.operator(&sim.url());
+        (sim, operator)
     }
 
     /// Starts an operator for this namespace only, allowed to call `sim_url`.
@@ -449,18 +462,16 @@ async fn the_api_server_rejects_bad_specs_naming_the_field() {
 #[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
 async fn a_successful_upgrade_ends_ready_with_events_in_order() {
     let env = env("success").await;
-    let sim = sim(scenario(&[
-        job("init", 0, None),
-        job("upgrading", 0, None),
-        job("upgrading", 3, None),
-        job("upgrading", 6, None),
-        job("pending_upgrade_confirm", 9, None),
-        job("success", 9, None),
-    ]))
-    .await;
-    env.secret("creds", AK, SK).await;
-    env.watch("up", &sim.url(), json!({})).await;
-    let _operator = env.operator(&sim.url());
+    let (_sim, _operator) = env
+        .start(&[
+            job("init", 0, None),
+            job("upgrading", 0, None),
+            job("upgrading", 3, None),
+            job("upgrading", 6, None),
+            job("pending_upgrade_confirm", 9, None),
+            job("success", 9, None),
+        ])
+        .await;
 
     let seen = env
         .wait_for("up", "Reconciling (in progress)", |w| {
@@ -513,14 +524,12 @@ async fn a_successful_upgrade_ends_ready_with_events_in_order() {
 #[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
 async fn a_failed_upgrade_stalls_with_the_cloud_error_message() {
     let env = env("fail").await;
-    let sim = sim(scenario(&[
-        job("upgrading", 1, None),
-        job("fail", 2, Some("BGP session did not re-establish")),
-    ]))
-    .await;
-    env.secret("creds", AK, SK).await;
-    env.watch("up", &sim.url(), json!({})).await;
-    let _operator = env.operator(&sim.url());
+    let (_sim, _operator) = env
+        .start(&[
+            job("upgrading", 1, None),
+            job("fail", 2, Some("BGP session did not re-establish")),
+        ])
+        .await;
     let done = env
         .wait_for("up", "Stalled UpgradeFailed", |w| {
             is(w, "Stalled", "True", "UpgradeFailed")
@@ -544,15 +553,13 @@ async fn a_failed_upgrade_stalls_with_the_cloud_error_message() {
 #[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
 async fn a_rollback_stalls_as_rolled_back() {
     let env = env("rollback").await;
-    let sim = sim(scenario(&[
-        job("pending_upgrade_confirm", 9, None),
-        job("rolling_back", 9, None),
-        job("rollback_success", 9, None),
-    ]))
-    .await;
-    env.secret("creds", AK, SK).await;
-    env.watch("up", &sim.url(), json!({})).await;
-    let _operator = env.operator(&sim.url());
+    let (_sim, _operator) = env
+        .start(&[
+            job("pending_upgrade_confirm", 9, None),
+            job("rolling_back", 9, None),
+            job("rollback_success", 9, None),
+        ])
+        .await;
     env.wait_for("up", "Stalled RolledBack", |w| {
         is(w, "Stalled", "True", "RolledBack")
     })
@@ -570,10 +577,7 @@ async fn a_rollback_stalls_as_rolled_back() {
 #[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
 async fn awaiting_confirmation_is_reconciling_and_unchanged_polls_write_nothing() {
     let env = env("confirm").await;
-    let sim = sim(scenario(&[job("pending_upgrade_confirm", 9, None)])).await;
-    env.secret("creds", AK, SK).await;
-    env.watch("up", &sim.url(), json!({})).await;
-    let _operator = env.operator(&sim.url());
+    let (sim, _operator) = env.start(&[job("pending_upgrade_confirm", 9, None)]).await;
     let seen = env
         .wait_for("up", "AwaitingConfirmation", |w| {
             is(w, "Ready", "False", "AwaitingConfirmation")
@@ -600,10 +604,7 @@ async fn awaiting_confirmation_is_reconciling_and_unchanged_polls_write_nothing(
 #[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
 async fn no_job_yet_is_waiting_for_job() {
     let env = env("nojob").await;
-    let sim = sim(scenario(&[])).await;
-    env.secret("creds", AK, SK).await;
-    env.watch("up", &sim.url(), json!({})).await;
-    let _operator = env.operator(&sim.url());
+    let (_sim, _operator) = env.start(&[]).await;
     env.wait_for("up", "WaitingForJob", |w| {
         is(w, "Ready", "False", "WaitingForJob")
             && condition(w, "Reconciling")
@@ -756,22 +757,7 @@ async fn the_operator_binary_reconciles_and_stops_cleanly_on_sigterm() {
         is(w, "Ready", "True", "UpgradeSucceeded")
     })
     .await;
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the operator ignored SIGTERM");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = support::terminate(&mut child).await;
     assert!(status.success(), "{status:?}");
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
@@ -874,21 +860,7 @@ async fn the_operator_binary_serves_probes_and_metrics_on_its_http_port() {
         assert!(!metrics.contains(secret), "{secret} reached /metrics");
     }
 
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.0.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the operator ignored SIGTERM");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = support::terminate(&mut child.0).await;
     assert!(status.success(), "{status:?}");
     while let Some(line) = rx.recv().await {
         assert!(!line.contains(SK), "the secret key reached the logs");
@@ -904,16 +876,6 @@ async fn the_operator_binary_serves_probes_and_metrics_on_its_http_port() {
         (&json!(env.ns), &json!("up"), &json!(job_id)),
         "{ready_line:?}"
     );
-}
-
-/// A child process killed if a test fails before it exited (a no-op after).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 // ---------------------------------------------------------------- vpnjob-operator wait
@@ -1018,14 +980,12 @@ async fn the_wait_command_exits_0_once_ready_printing_progress() {
 #[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
 async fn the_wait_command_exits_1_as_soon_as_one_watch_stalls() {
     let env = env("waitfail").await;
-    let sim = sim(scenario(&[
-        job("upgrading", 1, None),
-        job("fail", 2, Some("BGP session did not re-establish")),
-    ]))
-    .await;
-    env.secret("creds", AK, SK).await;
-    env.watch("up", &sim.url(), json!({})).await;
-    let _operator = env.operator(&sim.url());
+    let (_sim, _operator) = env
+        .start(&[
+            job("upgrading", 1, None),
+            job("fail", 2, Some("BGP session did not re-establish")),
+        ])
+        .await;
     let output = tokio::time::timeout(
         Duration::from_secs(90),
         wait_command(&env, &["--timeout", "60s", "up", "not-created"]),
@@ -1057,10 +1017,7 @@ async fn the_wait_command_exits_1_as_soon_as_one_watch_stalls() {
 #[ignore = "needs a control plane: run through `make test` (hack/with-control-plane)"]
 async fn the_wait_command_exits_2_on_timeout_and_3_on_errors_such_as_forbidden() {
     let env = env("waittimeout").await;
-    let sim = sim(scenario(&[job("upgrading", 3, None)])).await;
-    env.secret("creds", AK, SK).await;
-    env.watch("up", &sim.url(), json!({})).await;
-    let _operator = env.operator(&sim.url());
+    let (_sim, _operator) = env.start(&[job("upgrading", 3, None)]).await;
     env.wait_for("up", "Upgrading", |w| is(w, "Ready", "False", "Upgrading"))
         .await;
     let started = Instant::now();

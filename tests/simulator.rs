@@ -3,8 +3,11 @@
 //! every network wait is bounded by a timeout. Only the delay-fault test sleeps
 //! (300 ms of wall-clock time, which is what that fault is for).
 
+mod support;
+
+use support::{GW_A, GW_B, finished_job as job, t0, within};
+
 use std::{
-    future::Future,
     path::Path,
     sync::Arc,
     time::{Duration, Instant},
@@ -27,30 +30,6 @@ const SK2: &str = "sk-sim-test-0000000000000000000000000002";
 const TEMP_AK: &str = "AKTEMPORARY000000001";
 const TEMP_SK: &str = "sk-temporary-000000000000000000000000001";
 const TOKEN: &str = "security-token-abc";
-const GW_A: &str = "3d8f6a2e-5b1c-4e7a-9f0d-2c4b6e8a1d3f";
-const GW_B: &str = "7a1e4c9b-2d5f-4b8a-a6c3-9e0f1b2d4c6a";
-
-fn t0() -> Timestamp {
-    "2026-03-18T15:00:00Z".parse().unwrap()
-}
-
-/// Bounds every network wait: a hang fails the test instead of stalling it.
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("the simulator did not answer within 10 s")
-}
-
-fn job(id: &str, gateway: &str, created_at: &str) -> Value {
-    json!({
-        "id": id,
-        "resource_id": gateway,
-        "job_type": "upgrade",
-        "status": "success",
-        "created_at": created_at,
-        "sub_jobs": [],
-    })
-}
 
 /// A scenario with three credentials (two permanent, one temporary), `PROJECT`
 /// holding `jobs` from 0s, an empty `OTHER_PROJECT`, and `extra` appended.
